@@ -1,0 +1,39 @@
+"""Email templates: one text and one HTML template per kind, both extending a shared layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+SUBJECTS = {
+    "confirm_email": "Confirm your email address",
+    "welcome": "Welcome to the marketplace",
+    "password_reset": "Reset your password",
+    "password_changed": "Your password was changed",
+}
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                   autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict[str, Any], marketplace: str = "Marketplace") -> RenderedEmail:
+    if template not in SUBJECTS:
+        raise KeyError(f"unknown email template {template!r}")
+    values = {**context, "marketplace": marketplace, "subject": SUBJECTS[template]}
+    return RenderedEmail(
+        subject=SUBJECTS[template],
+        text=_env.get_template(f"{template}.txt").render(values),
+        html=_env.get_template(f"{template}.html").render(values),
+    )

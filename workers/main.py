@@ -1,0 +1,8 @@
+"""Entry point of the `worker` process: `dramatiq workers.main` consumes every queue."""
+
+from workers import runtime
+
+broker = runtime.setup()
+
+# Actors register themselves on the broker above as they are imported.
+import workers.email.actors  # noqa: E402, F401
