@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +37,13 @@ class TokenCodec:
         return hmac.new(self.secret_key.encode(), f"{kid}:{purpose}".encode(), hashlib.sha256).digest()
 
     def issue(self, purpose: str, subject: str, ttl_seconds: int, **claims: Any) -> tuple[str, dict[str, Any]]:
-        now = dt.datetime.now(dt.UTC)
+        now = int(time.time())
         payload = {
             "sub": subject,
             "typ": purpose,
             "jti": secrets.token_urlsafe(16),
             "iat": now,
-            "exp": now + dt.timedelta(seconds=ttl_seconds),
+            "exp": now + ttl_seconds,
             **claims,
         }
         token = jwt.encode(payload, self._key(purpose, self.key_id), ALGORITHM, headers={"kid": self.key_id})
