@@ -29,17 +29,9 @@ def fresh_database(server_url: str, tmp_dir: Path) -> Iterator[str]:
     try:
         yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
     finally:
-        _close_connections()
-        with admin.cursor() as cursor:
+        with admin.cursor() as cursor:  # FORCE: ends connections still open in pools
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.close()
-
-
-def _close_connections() -> None:
-    database = db.database.obj
-    if isinstance(database, pw.Database):
-        close_all = getattr(database, "close_all", None)  # the pooled PostgreSQL database
-        close_all() if close_all else database.close()
 
 
 def _admin_connection(server_url: str) -> psycopg2.extensions.connection:
