@@ -1,0 +1,3 @@
+from sandbox.paystack.cli import main
+
+raise SystemExit(main())
