@@ -6,10 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL refuses NUL in text (a 500, not a 422); no control character belongs in a name anyway.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(_printable)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
@@ -56,8 +66,11 @@ class PasswordResetConfirmIn(Strict):
 
 
 class TokenQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: Token | None = None
+    """The query of an emailed link. Lenient on purpose: an empty or damaged token is the handler's
+    `invalid_token` (an HTML page for a browser), and parameters added on the way (utm_*) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    token: str | None = None
 
 
 class UserOut(Out):

@@ -37,6 +37,8 @@ class Operation:
     errors: dict[int, list[str]] = field(default_factory=dict)  # status -> documented problem codes
     auth: bool = False
     headers: dict[str, str] = field(default_factory=dict)  # request header -> description
+    # multipart/form-data file parts (name -> description); the responder reads the body itself.
+    form: dict[str, str] | None = None
 
 
 def operation(summary: str, **kwargs: Any) -> Callable[[Responder], Responder]:
@@ -70,19 +72,25 @@ def bearer_token(req: falcon.Request) -> str:
 def read_json(req: falcon.Request) -> Any:
     """The request body as JSON, within the size limit; never a 500 for what a client sends."""
     limit = req.context.deps.settings.max_body_bytes
-    if req.content_length is not None and req.content_length > limit:
-        raise ApiError(413, "body_too_large", "Request body too large", f"The limit is {limit} bytes.")
     media_type = (req.content_type or "").split(";")[0].strip().lower()
     if media_type != JSON:
         raise ApiError(415, "unsupported_media_type", "Unsupported media type",
                        "Send the body as application/json.")
+    raw = read_raw(req, limit)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "Malformed JSON", "The body is not valid UTF-8 JSON.") from None
+
+
+def read_raw(req: falcon.Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes whether or not Content-Length says so."""
+    if req.content_length is not None and req.content_length > limit:
+        raise ApiError(413, "body_too_large", "Request body too large", f"The limit is {limit} bytes.")
     raw = req.bounded_stream.read(limit + 1)
     if len(raw) > limit:
         raise ApiError(413, "body_too_large", "Request body too large", f"The limit is {limit} bytes.")
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "Malformed JSON", "The body is not valid UTF-8 JSON.") from None
+    return raw
 
 
 def _reject_constant(name: str) -> None:

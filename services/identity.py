@@ -62,7 +62,10 @@ class IdentityService:
                 Account.create(id=db.new_id("acc"), kind=WALLET, user=user, currency=DEFAULT_CURRENCY)
                 self._queue_confirmation(uow, user)
         except pw.IntegrityError:
-            raise errors.EmailTaken("An account with this email already exists.") from None
+            # Only the unique email can conflict on a valid insert; anything else is a bug, not a 409.
+            if User.select().where(User.email == email).exists():
+                raise errors.EmailTaken("An account with this email already exists.") from None
+            raise
         return user
 
     def confirm_email(self, token: str) -> User:
@@ -100,12 +103,14 @@ class IdentityService:
 
     def login(self, email: str, password: str) -> TokenPair:
         email = normalize_email(email)
-        retry_after = self.login_failures.retry_after(email)
-        if retry_after:  # checked first: a correct password is refused too while locked
+        # Every attempt takes a slot first, atomically (parallel guesses cannot overrun the limit),
+        # so a correct password is refused too while locked; success frees the slots again.
+        retry_after = self.login_failures.acquire(email)
+        if retry_after:
             raise errors.TooManyAttempts(retry_after, "Too many failed attempts; try again later.")
         user = User.get_or_none(User.email == email)
-        if not verify_password(password, user.password_hash if user else None):
-            self.login_failures.hit(email)
+        stored = user.password_hash if user else None
+        if not verify_password(password, stored, self.settings.bcrypt_rounds):
             raise errors.InvalidCredentials("The email or password is incorrect.")
         self.login_failures.reset(email)
         if user.email_confirmed_at is None:
@@ -139,8 +144,9 @@ class IdentityService:
         except TokenError:
             raise errors.Unauthenticated("The access token is missing, invalid or expired.") from None
         user = User.get_or_none(User.id == claims["sub"])
-        # Tokens issued before the last password change are dead.
-        if user is None or claim_time(claims, "iat") < user.password_changed_at.replace(microsecond=0):
+        # Tokens issued before the last password change are dead: each is bound to the hash it was
+        # issued against (an `iat` comparison would let tokens of the same second live on).
+        if user is None or not hmac.compare_digest(fingerprint(user.password_hash), str(claims.get("pwd"))):
             raise errors.Unauthenticated("The access token is no longer valid.")
         return user
 
@@ -156,7 +162,7 @@ class IdentityService:
 
     def _issue_pair(self, user: User, family_id: str) -> TokenPair:
         ttl = self.settings.access_token_ttl_seconds
-        access, _ = self.codec.issue(ACCESS, user.id, ttl)
+        access, _ = self.codec.issue(ACCESS, user.id, ttl, pwd=fingerprint(user.password_hash))
         refresh, claims = self.codec.issue(REFRESH, user.id, self.settings.refresh_token_ttl_seconds)
         RefreshToken.create(id=claims["jti"], user=user, family_id=family_id, token_hash=token_hash(refresh),
                             expires_at=claim_time(claims, "exp"))
@@ -213,8 +219,6 @@ class IdentityService:
             raise errors.InvalidToken("This link is not valid or has expired.") from None
 
     def _count_email_request(self, kind: str, email: str) -> None:
-        window = self.email_requests
-        retry_after = window.retry_after(f"{kind}:{email}")
+        retry_after = self.email_requests.acquire(f"{kind}:{email}")
         if retry_after:
             raise errors.RateLimited(retry_after, "Too many requests for this address; try again later.")
-        window.hit(f"{kind}:{email}")

@@ -85,7 +85,8 @@ class Login:
 
 class Refresh:
     @operation("Exchange a refresh token for a new pair; the old one is spent", tags=TAGS,
-               body=schemas.RefreshIn, responses={200: schemas.TokenPairOut}, errors={401: ["invalid_token"]})
+               body=schemas.RefreshIn, responses={200: schemas.TokenPairOut},
+               errors={401: ["invalid_token"], 422: ["validation_error"]})
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = tokens_out(req.context.deps.identity.refresh(req.context.body.refresh_token))
 

@@ -13,7 +13,7 @@ from models.outbox import FAILED, PENDING, SENDING, SENT, Email
 from services.jobs import unit_of_work
 from services.outbox import queue_email
 from tests.support import inbox
-from tests.support.procs import wait_until
+from tests.support.procs import NoJobs, wait_until
 from workers.email.delivery import CLAIM_LEASE, DeliveryDeferred, deliver
 from workers.email.mailgun import MailgunClient
 
@@ -24,7 +24,7 @@ def mailgun(stack, key: str | None = None) -> MailgunClient:
 
 
 def queue(deps, to: str = "buyer@example.com", **extra) -> Email:
-    with unit_of_work(deps.dispatcher) as uow:
+    with unit_of_work(NoJobs()) as uow:
         return queue_email(uow, to=to, template="welcome", tag="welcome", context={"full_name": "Bo"}, **extra)
 
 

@@ -81,3 +81,11 @@ def running(args: Sequence[str], health_url: str, env: Mapping[str, str] | None 
         yield proc
     finally:
         stop(proc)
+
+
+class NoJobs:
+    """A dispatcher that sends nothing: for tests that run the job's code themselves, in-process,
+    and must not race a real worker for it."""
+
+    def dispatch(self, job: object, *args: object) -> None:
+        pass
