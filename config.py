@@ -58,6 +58,13 @@ class Settings:
 
     # HTTP
     max_body_bytes: int = 64 * 1024
+
+    # Catalogue images (defaults only, not environment-driven).
+    upload_max_bytes: int = 10 * 1024 * 1024  # per uploaded file; multipart bodies get their own limit
+    images_per_product: int = 8
+    max_megapixels: int = 40  # decoded size; above it an upload is refused as a decompression bomb
+    image_max_px: int = 2560  # long side of the stored (re-encoded) image
+    thumbnail_px: int = 320  # long side of the thumbnail
     http_timeout_seconds: float = 10.0
 
     # Email delivery retries (Dramatiq backoff, milliseconds).

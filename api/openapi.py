@@ -68,7 +68,15 @@ def _operation(path: str, method: str, op: Operation, collector: _Collector) -> 
         doc["security"] = [{"bearer": []}]
     if op.body is not None:
         doc["requestBody"] = {"required": True, "content": {JSON: {"schema": collector.ref(op.body)}}}
+    if op.form is not None:
+        doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _form_schema(op.form)}}}
     return doc
+
+
+def _form_schema(parts: dict[str, str]) -> dict[str, Any]:
+    properties = {name: {"type": "string", "contentMediaType": "application/octet-stream", "description": text}
+                  for name, text in parts.items()}
+    return {"type": "object", "properties": properties, "required": list(parts), "additionalProperties": False}
 
 
 def _parameters(path: str, op: Operation) -> list[dict[str, Any]]:

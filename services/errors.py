@@ -52,3 +52,27 @@ class RateLimited(DomainError):
 
 class TooManyAttempts(RateLimited):
     code, title = "too_many_attempts", "Too many failed sign-in attempts"
+
+
+# --- catalogue -----------------------------------------------------------------------------------
+
+class UnknownCategory(DomainError):
+    """The API turns this into a field-level 422 on `category_id`."""
+
+    status, code, title = 422, "validation_error", "Unknown category"
+
+
+class TooManyImages(DomainError):
+    status, code, title = 409, "too_many_images", "The product has as many images as it may have"
+
+
+class UnsupportedImage(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class ImageTooLarge(DomainError):
+    status, code, title = 422, "image_too_large", "Image dimensions too large"
+
+
+class ImageCorrupt(DomainError):
+    status, code, title = 422, "image_corrupt", "Image cannot be decoded"

@@ -33,6 +33,7 @@ from workers.broker import make_broker
 
 MAILGUN_KEY = "test-mailgun-key"
 MAILGUN_DOMAIN = "mg.test.invalid"
+PAYSTACK_KEY = "sk_test_suite_only_key"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Stack:
     env: dict[str, str]
     settings: Settings
     mailgun_url: str
+    paystack_url: str
+    api_port: int
     logs: Path
 
 
@@ -102,8 +105,25 @@ def mailgun_sandbox(logs_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stack(database_url: str, redis_target: tuple[str, str], mailgun_sandbox: str, logs_dir: Path,
-          tmp_path_factory: pytest.TempPathFactory) -> Stack:
+def api_port() -> int:
+    """Chosen up front: the Paystack sandbox must know where to send webhooks before the API runs."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def paystack_sandbox(logs_dir: Path, api_port: int) -> Iterator[str]:
+    port = free_port()
+    args = [PYTHON, "-m", "sandbox.paystack", "--port", str(port),
+            "--webhook-url", f"http://127.0.0.1:{api_port}/v1/webhooks/paystack",
+            "--webhook-retry-delays", "0.2,0.5,1,2,3", "--transfer-delay", "0.2"]
+    with running(args, f"http://127.0.0.1:{port}/healthz", env={"PAYSTACK_SECRET_KEY": PAYSTACK_KEY},
+                 log_path=logs_dir / "paystack.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, redis_target: tuple[str, str], mailgun_sandbox: str, paystack_sandbox: str,
+          api_port: int, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Stack:
     redis_url, namespace = redis_target
     env = {
         "APP_ENV": "test",
@@ -111,7 +131,9 @@ def stack(database_url: str, redis_target: tuple[str, str], mailgun_sandbox: str
         "REDIS_URL": redis_url,
         "REDIS_NAMESPACE": namespace,
         "SECRET_KEY": "test-secret-key-" + secrets.token_hex(16),
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+        "PAYSTACK_BASE_URL": paystack_sandbox,
+        "PAYSTACK_SECRET_KEY": PAYSTACK_KEY,
         "MAILGUN_API_BASE": mailgun_sandbox,
         "MAILGUN_API_KEY": MAILGUN_KEY,
         "MAILGUN_DOMAIN": MAILGUN_DOMAIN,
@@ -122,7 +144,8 @@ def stack(database_url: str, redis_target: tuple[str, str], mailgun_sandbox: str
     settings = Settings.from_env(env)
     db.connect(settings.database_url)
     apply_all(db.database.obj)
-    return Stack(env=env, settings=settings, mailgun_url=mailgun_sandbox, logs=logs_dir)
+    return Stack(env=env, settings=settings, mailgun_url=mailgun_sandbox, paystack_url=paystack_sandbox,
+                 api_port=api_port, logs=logs_dir)
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +169,16 @@ def worker(stack: Stack) -> Iterator[object]:
         stop(proc, timeout=15)
 
 
+@pytest.fixture(scope="session")
+def web(stack: Stack) -> Iterator[str]:
+    """The Procfile's web process (gunicorn) on the port the Paystack sandbox sends webhooks to."""
+    env = {**stack.env, "PORT": str(stack.api_port), "WEB_CONCURRENCY": "1", "WEB_THREADS": "8"}
+    url = f"http://127.0.0.1:{stack.api_port}"
+    with running([PYTHON, "-m", "gunicorn", "--config", "api/gunicorn_conf.py", "api.wsgi:app"],
+                 f"{url}/v1/health", env=env, log_path=stack.logs / "web.log"):
+        yield url
+
+
 @pytest.fixture(autouse=True)
 def _clean_slate(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test starts with empty tables, an empty inbox and no throttle state."""
@@ -154,10 +187,13 @@ def _clean_slate(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     stack: Stack = request.getfixturevalue("stack")
     databases.truncate(ALL_MODELS)
+    for child in stack.settings.media_root.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
     client = redis.Redis.from_url(stack.settings.redis_url)
     for key in client.scan_iter(match=f"{stack.settings.redis_namespace}:*", count=1000):
         client.delete(key)
     with contextlib.suppress(requests.RequestException):
+        requests.delete(f"{stack.paystack_url}/_sandbox/state", timeout=5)
         requests.delete(f"{stack.mailgun_url}/api/faults", timeout=5)
         requests.delete(f"{stack.mailgun_url}/api/messages", timeout=5)
 
