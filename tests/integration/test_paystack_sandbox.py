@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,33 +16,14 @@ import requests
 import yaml
 from openapi_schema_validator import OAS30Validator, validate
 
-from sandbox.paystack.testing import SandboxApi, WebhookReceiver, sandbox_command
-from tests.support.procs import PROJECT_ROOT, free_port, running, wait_until
+from sandbox.paystack.testing import SandboxApi, WebhookReceiver
+from tests.support.paystack_sandbox import KEY
+from tests.support.procs import PROJECT_ROOT, wait_until
 
-KEY = "sk_test_sandbox_suite_key"
 SPEC_PATH = PROJECT_ROOT.parent / "shared" / "reference" / "paystack-openapi.yaml"
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxApi]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("paystack") / "sandbox.log"
-    with running(sandbox_command(port, receiver.url), f"{base}/healthz", env={"PAYSTACK_SECRET_KEY": KEY},
-                 log_path=log):
-        yield SandboxApi(base, KEY)
-
-
-@pytest.fixture(autouse=True)
-def clean(api: SandboxApi, receiver: WebhookReceiver) -> None:
-    api.reset()
-    receiver.clear()
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 
 @pytest.fixture(scope="module")

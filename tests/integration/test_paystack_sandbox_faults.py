@@ -4,38 +4,15 @@ transfers that fail, reverse or need an OTP, and verify reporting a different am
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from sandbox.paystack.testing import SandboxApi, WebhookReceiver, sandbox_command
-from tests.support.procs import free_port, running, wait_until
+from sandbox.paystack.testing import SandboxApi, WebhookReceiver
+from tests.support.procs import wait_until
 
-KEY = "sk_test_sandbox_fault_key"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxApi]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("paystack") / "sandbox.log"
-    with running(sandbox_command(port, receiver.url), f"{base}/healthz", env={"PAYSTACK_SECRET_KEY": KEY},
-                 log_path=log):
-        yield SandboxApi(base, KEY)
-
-
-@pytest.fixture(autouse=True)
-def clean(api: SandboxApi, receiver: WebhookReceiver) -> None:
-    api.reset()
-    receiver.clear()
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 
 # --- HTTP errors -------------------------------------------------------------------------------

@@ -6,36 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from sandbox.paystack.testing import SandboxApi, WebhookReceiver, sandbox_command
-from tests.support.procs import free_port, running
+from sandbox.paystack.testing import SandboxApi, WebhookReceiver
+from tests.support.paystack_sandbox import KEY
 
-KEY = "sk_test_sandbox_webhook_key"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxApi]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("paystack") / "sandbox.log"
-    with running(sandbox_command(port, receiver.url), f"{base}/healthz", env={"PAYSTACK_SECRET_KEY": KEY},
-                 log_path=log):
-        yield SandboxApi(base, KEY)
-
-
-@pytest.fixture(autouse=True)
-def clean(api: SandboxApi, receiver: WebhookReceiver) -> None:
-    api.reset()
-    receiver.clear()
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 
 def paid(api: SandboxApi, reference: str, amount: int = 500_000) -> None:
