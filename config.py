@@ -72,6 +72,30 @@ class Settings:
     email_min_backoff_ms: int = 5_000
     email_max_backoff_ms: int = 15 * 60 * 1000
 
+    # Payment actors' retries (Dramatiq backoff, milliseconds).
+    payments_min_backoff_ms: int = 1_000
+    payments_max_backoff_ms: int = 5 * 60 * 1000
+
+    # Dramatiq's Redis broker: a worker silent this long is dead and its unacked messages are
+    # redelivered; maintenance (that redelivery) runs on this many dispatches out of a million.
+    broker_heartbeat_timeout_ms: int = 60_000
+    broker_maintenance_chance: int = 1_000
+
+    # Reconciliation (defaults only; RECONCILE_INTERVAL_SECONDS / RECONCILE_AFTER_SECONDS above come
+    # from the environment). A stuck transaction is re-driven with exponential backoff and flagged for
+    # operators after `reconcile_max_attempts` re-drives.
+    reconcile_max_attempts: int = 8
+    reconcile_backoff_base_seconds: int = 60
+    reconcile_backoff_max_seconds: int = 3600
+    checkout_expiry_seconds: int = 24 * 3600  # an unpaid checkout is abandoned after this
+    reconcile_audit_hour: int = 3  # UTC hour of the daily full ledger audit
+    reconcile_audit_lag_seconds: int = 60  # the incremental audit stays this far behind now (in-flight commits)
+    reconcile_provider_window_seconds: int = 24 * 3600  # provider reconciliation looks this far back
+    reconcile_provider_every_seconds: int = 3600
+    reconcile_sweep_every_seconds: int = 3600  # expired idempotency keys, stray receipt files, old run records
+    reconcile_batch_size: int = 500
+    reconcile_run_retention_days: int = 30
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
@@ -113,6 +137,15 @@ class Settings:
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 4 if fast else 12, lower=4, upper=31),
             email_min_backoff_ms=200 if fast else cls.email_min_backoff_ms,
             email_max_backoff_ms=2_000 if fast else cls.email_max_backoff_ms,
+            payments_min_backoff_ms=100 if fast else cls.payments_min_backoff_ms,
+            payments_max_backoff_ms=2_000 if fast else cls.payments_max_backoff_ms,
+            broker_heartbeat_timeout_ms=5_000 if fast else cls.broker_heartbeat_timeout_ms,
+            broker_maintenance_chance=1_000_000 if fast else cls.broker_maintenance_chance,
+            reconcile_backoff_base_seconds=1 if fast else cls.reconcile_backoff_base_seconds,
+            reconcile_backoff_max_seconds=2 if fast else cls.reconcile_backoff_max_seconds,
+            reconcile_audit_lag_seconds=1 if fast else cls.reconcile_audit_lag_seconds,
+            reconcile_provider_every_seconds=1 if fast else cls.reconcile_provider_every_seconds,
+            http_timeout_seconds=2.0 if fast else cls.http_timeout_seconds,
         )
 
 

@@ -8,14 +8,14 @@ from api import errors
 from api.deps import Deps, build_deps
 from api.middleware import DatabaseConnection, RequestContext
 from api.openapi import DocsPage, OpenApiDocument, build_document
-from api.resources import catalogue, identity, media, ops
+from api.resources import catalogue, identity, media, money, operators, ops
 from config import Settings
 from models import db
 from services.jobs import BrokerDispatcher
 from services.log import configure_logging
 from workers.broker import make_broker
 
-RESOURCE_ROUTES = [*identity.ROUTES, *catalogue.ROUTES, *media.ROUTES, *ops.ROUTES]
+RESOURCE_ROUTES = [*identity.ROUTES, *money.ROUTES, *ops.ROUTES, *catalogue.ROUTES, *media.ROUTES, *operators.ROUTES]
 
 
 def create_app(deps: Deps) -> falcon.App:

@@ -9,8 +9,10 @@ import redis
 from config import Settings
 from services.identity import IdentityService
 from services.jobs import Dispatcher
+from services.payments import PaymentsService
 from services.throttle import SlidingWindow
 from services.tokens import TokenCodec
+from workers.payments.paystack import PaystackClient
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class Deps:
     redis: redis.Redis
     dispatcher: Dispatcher
     identity: IdentityService
+    payments: PaymentsService
+    paystack: PaystackClient
 
 
 def build_deps(settings: Settings, dispatcher: Dispatcher, client: redis.Redis | None = None) -> Deps:
@@ -32,4 +36,7 @@ def build_deps(settings: Settings, dispatcher: Dispatcher, client: redis.Redis |
                                      settings.login_window_seconds),
         email_requests=SlidingWindow(client, ns, "email", settings.email_requests_per_hour, 3600),
     )
-    return Deps(settings=settings, redis=client, dispatcher=dispatcher, identity=identity)
+    paystack = PaystackClient(settings.paystack_base_url, settings.paystack_secret_key,
+                              timeout=settings.http_timeout_seconds)
+    return Deps(settings=settings, redis=client, dispatcher=dispatcher, identity=identity,
+                payments=PaymentsService(settings, dispatcher), paystack=paystack)

@@ -13,7 +13,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from config import Settings
 from models import db
+from scheduler.reconcile import Reconciler, leader_lock
+from services.jobs import BrokerDispatcher
 from services.log import configure_logging
+from workers.broker import make_broker
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
@@ -25,12 +28,19 @@ def heartbeat(client: redis.Redis, namespace: str) -> None:
     log.info("scheduler heartbeat")
 
 
-def build(settings: Settings) -> BlockingScheduler:
+def build(settings: Settings, reconciler: Reconciler) -> BlockingScheduler:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, args=[client, settings.redis_namespace],
                       id="heartbeat", max_instances=1, coalesce=True, next_run_time=_now())
+    scheduler.add_job(reconciler.tick, "interval", seconds=settings.reconcile_interval_seconds, id="reconcile",
+                      max_instances=1, coalesce=True, next_run_time=_now())
     return scheduler
+
+
+def reconciler_for(settings: Settings) -> Reconciler:
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    return Reconciler(settings, BrokerDispatcher(make_broker(settings)), leader_lock(client, settings))
 
 
 def _now() -> dt.datetime:
@@ -40,10 +50,15 @@ def _now() -> dt.datetime:
 def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    # One line per tick per job is noise at a short interval; the reconciler logs what it does.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     db.connect(settings.database_url)
-    scheduler = build(settings)
+    reconciler = reconciler_for(settings)
+    scheduler = build(settings, reconciler)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.info("scheduler starting")
+    log.info("scheduler starting", extra={"interval_seconds": settings.reconcile_interval_seconds,
+                                          "after_seconds": settings.reconcile_after_seconds})
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+    reconciler.stop()
     log.info("scheduler stopped")

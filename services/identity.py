@@ -102,6 +102,12 @@ class IdentityService:
     # --- sessions ----------------------------------------------------------------------------
 
     def login(self, email: str, password: str) -> TokenPair:
+        user = self.verify_credentials(email, password)
+        with db.atomic():
+            return self._issue_pair(user, family_id=db.new_id("fam"))
+
+    def verify_credentials(self, email: str, password: str) -> User:
+        """The confirmed user with this email and password, under the login throttle."""
         email = normalize_email(email)
         # Every attempt takes a slot first, atomically (parallel guesses cannot overrun the limit),
         # so a correct password is refused too while locked; success frees the slots again.
@@ -115,8 +121,7 @@ class IdentityService:
         self.login_failures.reset(email)
         if user.email_confirmed_at is None:
             raise errors.EmailNotConfirmed("Confirm your email address before signing in.")
-        with db.atomic():
-            return self._issue_pair(user, family_id=db.new_id("fam"))
+        return user
 
     def refresh(self, refresh_token: str) -> TokenPair:
         row = self._refresh_row(refresh_token)

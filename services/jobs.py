@@ -27,6 +27,19 @@ class Job:
 
 
 SEND_EMAIL = Job("send_email", "email")
+INITIALIZE_FUNDING = Job("initialize_funding", "payments")
+CONFIRM_FUNDING = Job("confirm_funding", "payments")
+SETTLE_PURCHASE = Job("settle_purchase", "payments")
+START_PAYOUT = Job("start_payout", "payments")
+CONFIRM_PAYOUT = Job("confirm_payout", "payments")
+PROCESS_WEBHOOK = Job("process_webhook", "payments")
+# The one "purchase settled" event; the receipts worker subscribes to it.
+PURCHASE_SETTLED = Job("purchase_settled", "receipts")
+QUEUES = ("email", "payments", "receipts", "reconcile")
+# Reconciliation work that is not an existing actor (workers/reconcile); the scheduler enqueues it.
+AUDIT_LEDGER = Job("audit_ledger", "reconcile")
+RECONCILE_PROVIDER = Job("reconcile_provider", "reconcile")
+RECONCILE_SWEEP = Job("reconcile_sweep", "reconcile")
 
 
 class Dispatcher(Protocol):

@@ -33,6 +33,8 @@ class RequestIdMiddleware(Middleware):
 
 def make_broker(settings: Settings) -> RedisBroker:
     broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.redis_namespace}-dramatiq",
-                         socket_timeout=10, socket_connect_timeout=5)
+                         socket_timeout=10, socket_connect_timeout=5,
+                         heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+                         maintenance_chance=settings.broker_maintenance_chance)
     broker.add_middleware(RequestIdMiddleware())
     return broker

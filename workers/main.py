@@ -5,4 +5,7 @@ from workers import runtime
 broker = runtime.setup()
 
 # Actors register themselves on the broker above as they are imported.
-import workers.email.actors  # noqa: E402, F401
+import workers.email.actors  # noqa: E402
+import workers.payments.actors  # noqa: E402
+import workers.receipts.actors  # noqa: E402
+import workers.reconcile.actors  # noqa: E402, F401

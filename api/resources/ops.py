@@ -10,6 +10,7 @@ import prometheus_client
 from api import schemas
 from api.spec import operation
 from models import db
+from services.reconcile import metrics as reconcile_metrics
 
 log = logging.getLogger(__name__)
 TAGS = ("operations",)
@@ -41,6 +42,7 @@ class Metrics:
     @operation("Prometheus metrics", tags=TAGS,
                responses={200: (prometheus_client.CONTENT_TYPE_LATEST, "Prometheus text format")})
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reconcile_metrics.install(req.context.deps.settings)  # DB-backed gauges, registered once per process
         resp.content_type = prometheus_client.CONTENT_TYPE_LATEST
         resp.data = prometheus_client.generate_latest()
 

@@ -14,6 +14,13 @@ SUBJECTS = {
     "welcome": "Welcome to the marketplace",
     "password_reset": "Reset your password",
     "password_changed": "Your password was changed",
+    "wallet_funded": "Your wallet was funded",
+    "funding_failed": "Your wallet funding did not go through",
+    "sale_made": "You made a sale",
+    "withdrawal_paid": "Your withdrawal was paid",
+    "withdrawal_failed": "Your withdrawal could not be paid",
+    "withdrawal_reversed": "Your withdrawal was returned",
+    "purchase_receipt": "Your purchase receipt",
 }
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
