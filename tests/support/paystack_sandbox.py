@@ -5,12 +5,14 @@ Modules opt in with `pytestmark = pytest.mark.usefixtures("clean_sandbox")` and 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sandbox.paystack.testing import SandboxApi, WebhookReceiver, sandbox_command
-from tests.support.procs import free_port, running
+from tests.support.procs import free_port, running, wait_until
 
 KEY = "sk_test_sandbox_suite_key"
 
@@ -32,6 +34,14 @@ def api(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
-def clean_sandbox(api: SandboxApi, receiver: WebhookReceiver) -> None:
+def clean_sandbox(api: SandboxApi, receiver: WebhookReceiver) -> Iterator[None]:
     api.reset()
     receiver.clear()
+    yield
+    # Let the test's own deliveries finish, so none lands in the next test's log or receiver.
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not any(_in_flight(e) for e in api.webhook_log()), timeout=5)
+
+
+def _in_flight(entry: dict[str, Any]) -> bool:
+    return not (entry.get("delivered") or entry.get("gave_up") or entry.get("dropped"))
