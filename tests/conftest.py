@@ -28,6 +28,7 @@ from models import ALL_MODELS, db
 from models.migrate import apply_all
 from services.jobs import BrokerDispatcher
 from tests.support import databases
+from tests.support.money import provider_settled
 from tests.support.procs import PYTHON, free_port, running, spawn, stop, wait_until
 from workers.broker import make_broker
 
@@ -186,6 +187,11 @@ def _clean_slate(request: pytest.FixtureRequest) -> Iterator[None]:
     if "stack" not in request.fixturenames:
         return
     stack: Stack = request.getfixturevalue("stack")
+    if "web" in request.fixturenames:
+        # The provider may still be delivering this test's webhooks: let it finish first, so none
+        # lands in the next test's (empty) tables.
+        wait_until(lambda: provider_settled(stack.paystack_url, stack.settings.paystack_secret_key),
+                   message="the provider's last deliveries")
     databases.truncate(ALL_MODELS)
     for child in stack.settings.media_root.iterdir():
         shutil.rmtree(child) if child.is_dir() else child.unlink()

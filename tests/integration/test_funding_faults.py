@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ from tests.support.money import (
     decline_checkout,
     fund,
     pay_checkout,
-    provider_settled,
     resend_webhook,
     sandbox_fault,
     signed_in_user,
@@ -39,16 +37,6 @@ from tests.support.procs import NoJobs, wait_until
 from workers.payments.flows import Payments
 
 AMOUNT = 250_000
-
-
-@pytest.fixture(autouse=True)
-def _provider_quiet(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests that talk to the web process end only when the provider has nothing left to send."""
-    yield
-    if "web" in request.fixturenames:
-        stack = request.getfixturevalue("stack")
-        wait_until(lambda: provider_settled(stack.paystack_url, stack.settings.paystack_secret_key),
-                   message="the provider's last deliveries")
 
 
 def checkout(api: Api, amount: int = AMOUNT) -> dict[str, Any]:

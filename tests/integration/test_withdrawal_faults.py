@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,6 @@ from tests.support.money import (
     add_bank_account,
     assert_ledger_clean,
     fund,
-    provider_settled,
     provider_transfers,
     resend_webhook,
     sandbox_fault,
@@ -40,16 +38,6 @@ from workers.payments.flows import Payments
 from workers.payments.paystack import PaystackNotFound, PaystackRejected
 
 FUNDED, OUT = 100_000, 60_000
-
-
-@pytest.fixture(autouse=True)
-def _provider_quiet(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests that talk to the web process end only when the provider has nothing left to send."""
-    yield
-    if "web" in request.fixturenames:
-        stack = request.getfixturevalue("stack")
-        wait_until(lambda: provider_settled(stack.paystack_url, stack.settings.paystack_secret_key),
-                   message="the provider's last deliveries")
 
 
 @pytest.fixture

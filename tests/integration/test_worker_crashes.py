@@ -43,7 +43,6 @@ from tests.support.money import (
     active_faults,
     assert_ledger_clean,
     pay_checkout,
-    provider_settled,
     provider_transfers,
     resend_webhook,
     sandbox_fault,
@@ -55,16 +54,6 @@ from tests.support.procs import PYTHON, NoJobs, spawn, stop, wait_until
 from workers.broker import make_broker
 
 PRICE = 1_000
-
-
-@pytest.fixture(autouse=True)
-def _provider_quiet(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests that talk to the web process end only when the provider has nothing left to send."""
-    yield
-    if "web" in request.fixturenames:
-        stack = request.getfixturevalue("stack")
-        wait_until(lambda: provider_settled(stack.paystack_url, stack.settings.paystack_secret_key),
-                   message="the provider's last deliveries")
 
 
 @dataclass
