@@ -106,3 +106,23 @@ def test_invalid_bodies_change_nothing(client):
         response = post(client, token, body, "bad")
         assert response.status_code == 422 and response.json["code"] == "validation_error", body
     assert Transaction.select().count() == 0 and IdempotencyKey.select().count() == 0
+
+
+def test_transaction_etag_and_filtered_list(client):
+    token = token_for(client, "payer@example.com")
+    funding = post(client, token, {"amount": 1_000}, "a").json
+    post(client, token, {"amount": 2_000}, "b")
+    one = client.simulate_get(f"/v1/transactions/{funding['id']}", headers=bearer(token))
+    assert one.status_code == 200 and one.headers["etag"]
+    same = client.simulate_get(f"/v1/transactions/{funding['id']}",
+                               headers={**bearer(token), "If-None-Match": one.headers["etag"]})
+    assert same.status_code == 304 and not same.content
+    listed = client.simulate_get("/v1/transactions", params={"kind": "funding", "limit": 1}, headers=bearer(token))
+    assert [t["amount"] for t in listed.json["data"]] == [2_000], "newest first"
+    rest = client.simulate_get("/v1/transactions", params={"kind": "funding", "cursor": listed.json["next_cursor"]},
+                               headers=bearer(token))
+    assert [t["amount"] for t in rest.json["data"]] == [1_000] and rest.json["next_cursor"] is None
+    assert client.simulate_get("/v1/transactions", params={"kind": "purchase"}, headers=bearer(token)).json == {
+        "data": [], "next_cursor": None}
+    other = token_for(client, "other@example.com")
+    assert client.simulate_get(f"/v1/transactions/{funding['id']}", headers=bearer(other)).status_code == 404

@@ -89,3 +89,17 @@ def test_audit_reports_tampering_without_fixing_it(stack):
     violations = audit()
     assert [v.rule for v in violations] == ["balance_matches_entries"]
     assert wallet(alice).balance == 1_001, "the audit reports, it never repairs"
+
+
+def test_illegal_transitions_are_refused_and_logged(stack, caplog):
+    from models.transactions import Transaction, transition
+
+    buyer, seller = lf.funded_user("b@example.com", 5_000), lf.user("s@example.com")
+    txn = lf.purchase_intent(buyer, lf.product(seller, 1_000, 1))
+    with db.atomic():
+        assert not transition(txn.id, "pending", "reversed"), "pending -> reversed is not in the table"
+        assert transition(txn.id, "pending", "failed")
+        assert not transition(txn.id, "pending", "succeeded"), "no longer pending: someone else moved it"
+        assert not transition(txn.id, "failed", "succeeded"), "failed is final"
+    assert Transaction.get_by_id(txn.id).status == "failed"
+    assert any(r.getMessage() == "illegal transition refused" for r in caplog.records)
