@@ -66,6 +66,7 @@ class Hold(BaseModel):
 class Leg:
     account_id: str
     amount: int  # signed minor units: negative debits, positive credits
+    release_held: int = 0  # capturing a hold: the debit spends money that was reserved for it
 
 
 def post(transaction_id: str, kind: str, description: str, legs: Sequence[Leg]) -> Posting:
@@ -81,7 +82,7 @@ def post(transaction_id: str, kind: str, description: str, legs: Sequence[Leg]) 
                              description=description)
     entries = []
     for leg in sorted(legs, key=lambda leg: leg.account_id):
-        balance_after = _apply(leg.account_id, leg.amount)
+        balance_after = _apply(leg)
         entries.append({"id": new_id("ent"), "posting": posting.id, "account": leg.account_id,
                         "transaction_id": transaction_id, "amount": leg.amount,
                         "balance_after": balance_after, "description": description})
@@ -90,16 +91,17 @@ def post(transaction_id: str, kind: str, description: str, legs: Sequence[Leg]) 
     return posting
 
 
-def _apply(account_id: str, amount: int, release_held: int = 0) -> int:
+def _apply(leg: Leg) -> int:
     """balance += amount (held -= release_held) in one conditional statement; returns the new balance."""
-    query = Account.update(balance=Account.balance + amount, held=Account.held - release_held,
-                           updated_at=utcnow()).where(Account.id == account_id)
-    if amount < 0:
+    query = Account.update(balance=Account.balance + leg.amount, held=Account.held - leg.release_held,
+                           updated_at=utcnow()).where(Account.id == leg.account_id)
+    if leg.amount < 0:
         # Wallets may only spend what is available (not held); system accounts may go negative.
-        query = query.where((Account.kind != WALLET) | (Account.balance - Account.held + release_held >= -amount))
+        query = query.where((Account.kind != WALLET)
+                            | (Account.balance - Account.held + leg.release_held >= -leg.amount))
     rows = list(query.returning(Account.balance).execute())
     if not rows:
-        raise InsufficientFunds(account_id)
+        raise InsufficientFunds(leg.account_id)
     return rows[0].balance
 
 
@@ -119,17 +121,8 @@ def capture_hold(transaction_id: str, kind: str, description: str, counter_accou
     held = Hold.get_or_none(Hold.transaction_id == transaction_id)
     if held is None or not _move_hold(held, HOLD_CAPTURED):
         return None
-    posting = Posting.create(id=new_id("pst"), transaction_id=transaction_id, kind=kind, description=description)
-    entries = []
-    for account_id, amount, release in sorted([(held.account_id, -held.amount, held.amount),
-                                               (counter_account_id, held.amount, 0)]):
-        entries.append({"id": new_id("ent"), "posting": posting.id, "account": account_id,
-                        "transaction_id": transaction_id, "amount": amount,
-                        "balance_after": _apply(account_id, amount, release_held=release),
-                        "description": description})
-    _check_one_currency([held.account_id, counter_account_id])
-    LedgerEntry.insert_many(entries).execute()
-    return posting
+    return post(transaction_id, kind, description, [
+        Leg(held.account_id, -held.amount, release_held=held.amount), Leg(counter_account_id, held.amount)])
 
 
 def void_hold(transaction_id: str) -> bool:
@@ -166,12 +159,6 @@ def system_account(kind: str, currency: str) -> str:
     account_id = f"sys_{kind}_{currency.lower()}"
     Account.insert(id=account_id, kind=kind, currency=currency).on_conflict_ignore().execute()
     return account_id
-
-
-def wallet_id(user_id: str, currency: str) -> str | None:
-    row = (Account.select(Account.id)
-           .where(Account.user == user_id, Account.kind == WALLET, Account.currency == currency).first())
-    return row.id if row else None
 
 
 # --- invariants ----------------------------------------------------------------------------------

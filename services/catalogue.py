@@ -131,19 +131,13 @@ def delete_product(seller_id: str, product_id: str, storage: Storage) -> None:
 
 def take_stock(product_id: str, quantity: int) -> bool:
     """For purchases, inside the caller's transaction: decrement if the product is live and has
-    enough. False means out of stock or no longer for sale; nothing was changed."""
+    enough. False means out of stock or no longer for sale; nothing was changed. A purchase that
+    fails later gives the stock back by rolling that transaction back."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     return bool(Product.update(stock=Product.stock - quantity, updated_at=db.utcnow())
                 .where(Product.id == product_id, Product.deleted_at.is_null(), Product.stock >= quantity)
                 .execute())
-
-
-def return_stock(product_id: str, quantity: int) -> None:
-    """Undo take_stock (a purchase that failed after reserving). Deleted products take it back too."""
-    if quantity <= 0:
-        raise ValueError("quantity must be positive")
-    Product.update(stock=Product.stock + quantity, updated_at=db.utcnow()).where(Product.id == product_id).execute()
 
 
 def is_id(value: str) -> bool:

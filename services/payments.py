@@ -102,6 +102,14 @@ class PaymentsService:
             uow.after_commit(job, txn.id)
         return txn
 
+    def add_bank_account(self, user: User, bank_code: str, bank_name: str, number: str, name: str) -> BankAccount:
+        """Record a bank account whose holder the provider resolved; the same account twice is one row."""
+        with db.atomic():
+            BankAccount.insert(id=db.new_id("bnk"), user=user.id, bank_code=bank_code, bank_name=bank_name,
+                               account_number=number, account_name=name).on_conflict_ignore().execute()
+        return BankAccount.get(BankAccount.user == user.id, BankAccount.bank_code == bank_code,
+                               BankAccount.account_number == number)
+
     # --- reads -----------------------------------------------------------------------------
 
     def visible_transaction(self, user: User, transaction_id: str) -> Transaction:

@@ -28,6 +28,7 @@ from models.transactions import (
     Transaction,
     transition,
 )
+from services.catalogue import take_stock
 from services.jobs import PURCHASE_SETTLED, Dispatcher, UnitOfWork, unit_of_work
 from services.money import format_amount
 from services.outbox import queue_email
@@ -158,10 +159,7 @@ def _plan(txn: Transaction, items: Sequence[OrderItem]) -> PurchasePlan:
 
 def _apply_purchase(plan: PurchasePlan) -> None:
     for product_id, quantity in plan.stock:
-        taken = (Product.update(stock=Product.stock - quantity, updated_at=db.utcnow())
-                 .where(Product.id == product_id, Product.stock >= quantity, Product.deleted_at.is_null())
-                 .execute())
-        if not taken:
+        if not take_stock(product_id, quantity):
             deleted = Product.get_or_none(Product.id == product_id, Product.deleted_at.is_null()) is None
             raise SettlementFailed("product_unavailable" if deleted else "out_of_stock")
     try:

@@ -240,7 +240,7 @@ class BankAccounts:
         except PaystackError:
             raise ApiError(503, "provider_unavailable", "Payment provider unavailable",
                            "Account names cannot be checked right now; try again shortly.") from None
-        account = add_bank_account(user, body.bank_code, banks[body.bank_code], body.account_number,
+        account = deps.payments.add_bank_account(user, body.bank_code, banks[body.bank_code], body.account_number,
                                    str(resolved.get("account_name", ""))[:200])
         resp.status = 201
         resp.media = bank_account_out(account)
@@ -249,15 +249,6 @@ class BankAccounts:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         rows = BankAccount.select().where(BankAccount.user == req.context.user.id).order_by(BankAccount.id.desc())
         resp.media = {"data": [bank_account_out(a) for a in rows], "next_cursor": None}
-
-
-def add_bank_account(user: User, bank_code: str, bank_name: str, number: str, name: str) -> BankAccount:
-    """Adding the same account twice returns the first one."""
-    with db.atomic():
-        BankAccount.insert(id=db.new_id("bnk"), user=user.id, bank_code=bank_code, bank_name=bank_name,
-                           account_number=number, account_name=name).on_conflict_ignore().execute()
-    return BankAccount.get(BankAccount.user == user.id, BankAccount.bank_code == bank_code,
-                           BankAccount.account_number == number)
 
 
 class PaystackWebhook:
